@@ -1,0 +1,1 @@
+"""Image data sets: MNIST-format IDX readers and the embedded default."""
