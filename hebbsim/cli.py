@@ -234,6 +234,46 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .datasets import load_dataset
+    from .models.export import load_weights
+    from .plots import trace_plot
+    from .simulator.traces import save_traces, simulate_traces
+
+    wf = load_weights(args.weights)
+    dataset = load_dataset(args.data)
+    if wf.W.shape[1] != dataset.n_inputs:
+        raise ValueError(
+            f"{args.weights} has {wf.W.shape[1]} inputs per unit but the images of "
+            f"{dataset.name!r} have {dataset.n_inputs} pixels"
+        )
+    idx = [int(s) for s in args.images.split(",")]
+    bad = [i for i in idx if not 0 <= i < dataset.n_test]
+    if bad:
+        raise ValueError(f"--images must be in 0..{dataset.n_test - 1}, got {bad}")
+    units = [int(s) for s in args.units.split(",")] if args.units else None
+    params = wf.params
+    if args.settle_tau is not None:
+        params = params.replace(settle_tau=args.settle_tau)
+    tr = simulate_traces(
+        wf.W, params, dataset.x_test[idx], units=units, device=args.device
+    )
+    out = Path(args.out)
+    save_traces(
+        out.with_suffix(".h5"),
+        tr,
+        attrs={"weights": str(args.weights), "images": idx, "data": dataset.name},
+    )
+    png = trace_plot(tr, out.with_suffix(".png"))
+    for b, i in enumerate(idx):
+        top = tr.units[np.argsort(-tr.h_final[b])[:3]]
+        print(f"test image {i} (label {dataset.y_test[i]}): top units {list(top)}")
+    print(f"wrote {out.with_suffix('.h5')} and {png}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -274,6 +314,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classifier(p)
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser(
+        "simulate",
+        help="record h(t), r(t) and I of hidden units settling for chosen images",
+    )
+    p.add_argument("weights", help="HDF5 weight file written by hebbsim")
+    _add_data(p)
+    p.add_argument(
+        "--images", default="0,1,2", help="indices into the test set, comma-separated"
+    )
+    p.add_argument(
+        "--units",
+        default=None,
+        help="units to record, comma-separated (default: the 5 most driven per image)",
+    )
+    p.add_argument(
+        "--settle-tau", type=float, default=None, help="override presentation length"
+    )
+    p.add_argument("--device", choices=("cpu", "cuda", "runtime"), default="cpu")
+    p.add_argument(
+        "--out", default="traces", help="output stem: writes STEM.h5 and STEM.png"
+    )
+    p.set_defaults(func=cmd_simulate)
     return parser
 
 

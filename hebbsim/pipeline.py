@@ -76,7 +76,6 @@ def train_layer(
         W, history = res.W, res.history
         info = {"build_time_s": res.build_time_s}
     else:
-
         from .models.fast import train_fast
 
         torch_device = "cuda" if device == "cuda" else "cpu"

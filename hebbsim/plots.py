@@ -87,3 +87,34 @@ def _save(fig, path: str | os.PathLike[str]) -> Path:
         plt.close(fig)
     logger.info("wrote %s", path)
     return path
+
+
+def trace_plot(tr, path: str | os.PathLike[str], *, n_show: int = 4) -> Path:
+    """Plot h(t) of the most driven recorded units for each image; save a PNG.
+
+    The learning threshold h* is drawn dashed, each unit's final (steady) h as
+    a dot at the right edge, and h = 0 in grey.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    B = tr.h.shape[0]
+    fig, axes = plt.subplots(1, B, figsize=(4.2 * B, 3.4), squeeze=False)
+    for b, ax in enumerate(axes[0]):
+        order = np.argsort(-tr.I[b])[:n_show]
+        for j in order:
+            (line,) = ax.plot(tr.t_ms, tr.h[b, j], lw=1.2, label=f"unit {tr.units[j]}")
+            ax.plot(tr.t_ms[-1], tr.h_final[b, j], "o", color=line.get_color())
+        ax.axhline(tr.h_star, ls="--", color="k", lw=0.8, label="h*")
+        ax.axhline(0, color="0.6", lw=0.6)
+        ax.set_xlabel("time (ms)")
+        ax.set_title(f"image {b}")
+        top = float(np.max(tr.h_final[b, order]))
+        ax.set_ylim(-1.5 * max(top, tr.h_star), 1.6 * max(top, tr.h_star))
+        ax.legend(fontsize=7, loc="upper right")
+    axes[0][0].set_ylabel("h (dimensionless)")
+    fig.suptitle("hidden units settling under global inhibition")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -92,3 +92,47 @@ def test_main_job_writes_weights_figure_and_report(tmp_path, capsys):
         assert f["W"].shape == (12, 784)
         assert f.attrs["engine"] == "brian2"
         assert f["dataset"].attrs["n_train"] == 4000
+
+
+def test_simulate_records_traces_that_end_at_the_fixed_point(tmp_path, capsys):
+    from hebbsim.datasets import load_default
+    from hebbsim.models.fixed_point import solve_steady_state
+    from hebbsim.simulator.layer import effective_weights
+
+    W = np.random.default_rng(0).normal(size=(8, 784))
+    path = tmp_path / "w.h5"
+    save_weights(
+        path,
+        W,
+        params=LayerParams(K=8, k=2),
+        dataset={
+            "name": "toy",
+            "n_train": 1,
+            "n_test": 1,
+            "n_inputs": 784,
+            "image_shape": [28, 28],
+            "source": "test",
+            "files": {},
+        },
+        engine="brian2",
+        device="cpu",
+        epochs_done=0,
+        wall_time_s=0.0,
+    )
+
+    status = main(
+        ["simulate", str(path), "--images", "0,5", "--units", "0,1,2,3,4,5,6,7"]
+        + ["--settle-tau", "150", "--out", str(tmp_path / "tr")]
+    )
+
+    assert status == 0
+    assert (tmp_path / "tr.png").stat().st_size > 10_000
+    v = load_default().x_test[[0, 5]]
+    I = v @ effective_weights(W, 3.0).T
+    h_exact = np.asarray(solve_steady_state(I, w_inh=0.9).h)
+    with h5py.File(tmp_path / "tr.h5", "r") as f:
+        assert f["t"].attrs["units"] == "ms"
+        assert f["h"].shape[:2] == (2, 8)
+        np.testing.assert_allclose(f["I"][:], I, rtol=1e-9)
+        active = h_exact > 0
+        np.testing.assert_allclose(f["h_final"][:][active], h_exact[active], rtol=1e-5)
