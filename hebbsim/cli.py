@@ -268,8 +268,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
     png = trace_plot(tr, out.with_suffix(".png"))
     for b, i in enumerate(idx):
-        top = tr.units[np.argsort(-tr.h_final[b])[:3]]
-        print(f"test image {i} (label {dataset.y_test[i]}): top units {list(top)}")
+        top = [int(u) for u in tr.units[np.argsort(-tr.h_final[b])[:3]]]
+        print(f"test image {i} (label {dataset.y_test[i]}): top units {top}")
     print(f"wrote {out.with_suffix('.h5')} and {png}")
     return 0
 
