@@ -110,6 +110,92 @@ def effective_weights(W: np.ndarray, p: float) -> np.ndarray:
     return np.sign(W) * np.abs(W) ** (p - 1)
 
 
+def _rank_function(k: int, n_steps: int):
+    """A Brian2 function returning the largest (0) or k-th largest (1) hidden h.
+
+    Brian2's abstract code has no population sort, so this C++ implementation
+    reads the hidden group's state array directly (C++ standalone names it
+    ``brian::_array_hidden_h``). It ranks once, at a presentation's last step,
+    keeping the k largest values in insertion order; other steps return 0.
+    """
+    import brian2 as b2
+
+    code = f"""
+    static double hebbsim_rank_value(const int which, const int64_t step)
+    {{
+        static int64_t cached = -1;
+        static double top = 0.0, kth = 0.0;
+        if (step % {n_steps} != {n_steps - 1})
+            return 0.0;
+        if (step != cached)
+        {{
+            double best[{k}];
+            int filled = 0;
+            const double* h = brian::_array_hidden_h;
+            const int n = brian::_num__array_hidden_h;
+            for (int j = 0; j < n; j++)
+            {{
+                const double x = h[j];
+                int pos;
+                if (filled < {k})
+                    pos = filled++;
+                else if (x > best[{k - 1}])
+                    pos = {k - 1};
+                else
+                    continue;
+                while (pos > 0 && best[pos - 1] < x)
+                {{
+                    best[pos] = best[pos - 1];
+                    pos--;
+                }}
+                best[pos] = x;
+            }}
+            top = best[0];
+            kth = best[{k - 1}];
+            cached = step;
+        }}
+        return which == 0 ? top : kth;
+    }}
+    """
+
+    @b2.implementation("cpp", code)
+    @b2.check_units(which=1, step=1, result=1)
+    def hebbsim_rank_value(which, step):
+        raise NotImplementedError("hebbsim_rank_value exists in C++ only")
+
+    return hebbsim_rank_value
+
+
+def _ranked_value_functions() -> dict:
+    """``ranked_top()`` and ``ranked_kth()``: the ranker's values, read in C++.
+
+    Linked variables of a postsynaptic group cannot be reached from a synaptic
+    pathway, so g reads the ranker's state through these global-array readers.
+    """
+    import brian2 as b2
+
+    def reader(name: str, var: str):
+        code = f"""
+        static inline double {name}()
+        {{
+            return brian::_array_ranker_{var}[0];
+        }}
+        """
+
+        @b2.implementation("cpp", code)
+        @b2.check_units(result=1)
+        def func():
+            raise NotImplementedError(f"{name} exists in C++ only")
+
+        func.__name__ = name
+        return func
+
+    return {
+        "ranked_top": reader("ranked_top", "top_h"),
+        "ranked_kth": reader("ranked_kth", "kth_h"),
+    }
+
+
 class BrianLayer:
     """The first layer as a Brian2 network, built once for a set of images.
 
@@ -140,9 +226,9 @@ class BrianLayer:
     Notes
     -----
     The ranking form of g needs the k-th largest steady state, a population sort
-    that Brian2's abstract code cannot express; this engine implements the
-    threshold form only. TODO: the ranking form through a user C++ function, or
-    a counting threshold dynamic, so both forms run in Brian2.
+    that Brian2's abstract code cannot express; it runs through a C++ function
+    that reads the hidden state array, so on ``device="cpu"`` only. TODO: CUDA
+    and Cython versions of that function.
     """
 
     def __init__(
@@ -167,10 +253,11 @@ class BrianLayer:
             raise ValueError("images contain NaN or infinite values")
         if n_presentations < 1:
             raise ValueError(f"n_presentations must be >= 1, got {n_presentations}")
-        if params.g_form != "threshold":
+        if params.g_form == "ranking" and device != "cpu":
             raise NotImplementedError(
-                f"the Brian2 engine implements g_form='threshold' only, got "
-                f"{params.g_form!r}; use the fast engine for the ranking form"
+                f"the ranking form of g runs on device='cpu' only (a C++ "
+                f"function ranks the steady states), got device={device!r}; use "
+                f"g_form='threshold' or the fast engine"
             )
         params.validate(n_inputs=images.shape[1])
         self.params = params
@@ -269,10 +356,20 @@ class BrianLayer:
         )
 
         rate = "clip(h, 0, inf)" if prm.n == 1 else "clip(h, 0, inf)**n_rate"
+        if prm.g_form == "threshold":
+            g_eqs = "g = int(h >= h_star) - delta * int(h > 0) * int(h < h_star) : 1"
+        else:
+            # Ranking form: the top steady state gets +1, the k-th -delta. The
+            # order of h at steady state is the order of I (global inhibition).
+            g_eqs = (
+                "g = int(h >= ranked_top()) - delta * int(h == ranked_kth())"
+                " * int(h < ranked_top()) : 1"
+            )
+            ns.update(_ranked_value_functions())
         hidden_eqs = f"""
         dh/dt = (I - w_inh * (inh - r) - h) / tau : 1
         r = {rate} : 1
-        g = int(h >= h_star) - delta * int(h > 0) * int(h < h_star) : 1
+        {g_eqs}
         dhdt_tau = abs(I - w_inh * (inh - r) - h) : 1
         I : 1
         inh : 1 (linked)
@@ -287,6 +384,23 @@ class BrianLayer:
         )
         # Slow clock: zeroing h and I costs K operations once per presentation.
         hidden.run_regularly("h = 0\nI = 0", dt=T, when="start", name="reset")
+
+        objects = []
+        if prm.g_form == "ranking":
+            # After the state update of a presentation's last step, and before
+            # the learn event is evaluated, a C++ function finds the largest and
+            # the k-th largest h: O(K k) once per presentation.
+            ns["hebbsim_rank_value"] = _rank_function(prm.k, n_steps)
+            ranker = b2.NeuronGroup(
+                1, "top_h : 1\nkth_h : 1", namespace=ns, name="ranker"
+            )
+            ranker.run_regularly(
+                "top_h = hebbsim_rank_value(0, timestep(t, dt))\n"
+                "kth_h = hebbsim_rank_value(1, timestep(t, dt))",
+                when="before_thresholds",
+                name="rank",
+            )
+            objects.append(ranker)
 
         # Global inhibition through a one-neuron pool.
         pool = b2.NeuronGroup(1, "total : 1", name="pool")
@@ -325,7 +439,7 @@ class BrianLayer:
         learn_mon = b2.EventMonitor(
             hidden, "learn", variables=["h", "dhdt_tau"], name="learn_mon"
         )
-        objects = [inputs, hidden, pool, to_pool, syn, learn_mon]
+        objects += [inputs, hidden, pool, to_pool, syn, learn_mon]
         self._trace_mon = None
         if self.record_units:
             self._trace_mon = b2.StateMonitor(

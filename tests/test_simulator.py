@@ -110,7 +110,7 @@ def test_order_out_of_range_is_rejected(layer, weights):
         layer.present(weights, np.array([0, 9]), eta_start=0, eta_end=0)
 
 
-def test_ranking_form_is_refused_by_the_brian2_engine(images):
+def test_ranking_form_off_the_cpu_device_is_refused_before_building(images):
     prm = LayerParams(K=K, k=2, g_form="ranking")
-    with pytest.raises(NotImplementedError, match="g_form='threshold' only"):
-        BrianLayer(prm, images, n_presentations=1, device="cpu", compile=False)
+    with pytest.raises(NotImplementedError, match="device='cpu' only"):
+        BrianLayer(prm, images, n_presentations=1, device="runtime")
