@@ -10,7 +10,13 @@ from .errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Dataset"]
+__all__ = ["NORMALISE_MODES", "Dataset"]
+
+#: How the pixels of a data set were normalised; see :func:`normalise_dataset`.
+NORMALISE_MODES = ("none", "unit", "center")
+
+# A unit-norm row computed in float32 is 1 to about 1e-4 for N = 3072 pixels.
+_UNIT_NORM_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,7 +28,8 @@ class Dataset:
     name : str
         Short human-readable name, e.g. ``"mnist"``.
     x_train : numpy.ndarray of float32, shape (n_train, N)
-        Training images, one flattened image per row, pixels scaled to [0, 1].
+        Training images, one flattened image per row, pixels scaled to [0, 1]
+        (or as `normalise` says).
     y_train : numpy.ndarray of int64, shape (n_train,)
         Training labels, ``0 .. n_classes - 1``.
     x_test : numpy.ndarray of float32, shape (n_test, N)
@@ -36,12 +43,19 @@ class Dataset:
         is), to record exactly which data a run used.
     source : str
         Where the data came from: a directory or a file path.
+    normalise : {"none", "unit", "center"}, default "none"
+        What was done to the pixels after scaling them to [0, 1]: nothing
+        (``"none"``, pixels in [0, 1]); each image divided by its L2 norm
+        (``"unit"``, pixels in [0, 1], every non-zero row of norm 1); the training
+        set's mean image subtracted (``"center"``, pixels in [-1, 1]). See
+        :func:`~hebbsim.datasets.normalise_dataset`.
 
     Raises
     ------
     DatasetError
-        If a dtype, a shape or a label is not as described above, or the numbers of
-        images and labels differ.
+        If a dtype, a shape or a label is not as described above, the numbers of
+        images and labels differ, `normalise` is not a known mode, or the pixels
+        are outside the range that `normalise` allows.
 
     Notes
     -----
@@ -59,6 +73,7 @@ class Dataset:
     image_shape: tuple[int, ...]
     files: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    normalise: str = "none"
 
     def __post_init__(self) -> None:
         # Checked once here so that code downstream can trust dtypes and shapes.
@@ -70,6 +85,18 @@ class Dataset:
                 f"{self.image_shape!r}"
             ) from err
         object.__setattr__(self, "image_shape", shape)
+        if not isinstance(self.normalise, str) or self.normalise not in NORMALISE_MODES:
+            accepted = ", ".join(repr(m) for m in NORMALISE_MODES)
+            raise DatasetError(
+                f"data set {self.name!r}: normalise must be one of {accepted}, got "
+                f"{self.normalise!r}"
+            )
+        low = -1.0 if self.normalise == "center" else 0.0
+        expected = (
+            "pixels in [-1, 1] for normalise='center'"
+            if self.normalise == "center"
+            else "pixels scaled to [0, 1]"
+        )
         n_inputs = math.prod(self.image_shape)
         for split in ("train", "test"):
             x = getattr(self, f"x_{split}")
@@ -99,11 +126,21 @@ class Dataset:
                     f"data set {self.name!r}: y_{split} holds the label {y.min()}; "
                     "expected labels 0, 1, 2, ..."
                 )
-            if x.size and (x.min() < 0.0 or x.max() > 1.0):
+            if x.size and not (x.min() >= low and x.max() <= 1.0):
+                # Written as "not (in range)" so that NaN fails too.
                 raise DatasetError(
                     f"data set {self.name!r}: x_{split} holds values in "
-                    f"[{x.min()}, {x.max()}]; expected pixels scaled to [0, 1]"
+                    f"[{x.min()}, {x.max()}]; expected {expected}"
                 )
+            if self.normalise == "unit" and x.size:
+                norms = np.sqrt(np.einsum("ij,ij->i", x, x))  # (n,)
+                bad = (norms != 0) & (np.abs(norms - 1.0) > _UNIT_NORM_TOLERANCE)
+                if bad.any():
+                    row = int(np.argmax(bad))
+                    raise DatasetError(
+                        f"data set {self.name!r}: row {row} of x_{split} has L2 norm "
+                        f"{norms[row]}; expected 1 (or 0) for normalise='unit'"
+                    )
 
     @property
     def n_inputs(self) -> int:
@@ -133,7 +170,8 @@ class Dataset:
         return (
             f"Dataset(name={self.name!r}, n_train={self.n_train}, "
             f"n_test={self.n_test}, image_shape={shape}, "
-            f"n_classes={self.n_classes}, source={self.source!r})"
+            f"n_classes={self.n_classes}, source={self.source!r}"
+            + (f", normalise={self.normalise!r})" if self.normalise != "none" else ")")
         )
 
 

@@ -166,8 +166,12 @@ def dataset_identity(dataset: Any) -> dict[str, Any]:
         ``source`` and ``files``.
     """
     try:
+        # The normalisation changes what W was trained on; the name carries it
+        # so that format version 1 needs no new field.
+        normalise = str(getattr(dataset, "normalise", "none"))
+        suffix = "" if normalise == "none" else f" [normalise={normalise}]"
         return {
-            "name": str(dataset.name),
+            "name": str(dataset.name) + suffix,
             "n_train": int(dataset.x_train.shape[0]),
             "n_test": int(dataset.x_test.shape[0]),
             "n_inputs": int(dataset.x_train.shape[1]),
@@ -308,6 +312,12 @@ def save_weights(
 def load_weights(path: str | os.PathLike) -> WeightFile:
     """Read a weight file written by :func:`save_weights`.
 
+    Notes
+    -----
+    A few single-bit corruptions of HDF5's global heap make libhdf5 itself loop
+    forever; Python cannot interrupt that. FIXME: read untrusted files in a
+    subprocess with a time limit.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -353,13 +363,17 @@ def load_weights(path: str | os.PathLike) -> WeightFile:
         ) from err
 
     with f:
-        _check_format(f, path)
         try:
+            _check_format(f, path)
             return _read_contents(f, path)
-        except (OSError, RuntimeError) as err:
-            # h5py raises these when a file's data blocks are damaged.
+        except WeightFileError:
+            raise
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as err:
+            # A damaged header, heap or data block surfaces from h5py as any of
+            # these (found by flipping single bits of a valid file).
             raise WeightFileError(
-                f"{path} is truncated or corrupt; reading failed: {err}"
+                f"{path} is truncated or corrupt; reading failed: "
+                f"{type(err).__name__}: {err}"
             ) from err
 
 

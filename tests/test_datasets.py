@@ -18,6 +18,7 @@ from hebbsim.datasets import (
     load_fashion_mnist,
     load_idx_dir,
     load_mnist,
+    normalise_dataset,
     read_idx,
     split_indices,
     write_idx,
@@ -434,3 +435,75 @@ def test_embedded_file_with_another_digest_warns_once(
     assert len(warnings) == 1
     assert "split may differ from the documented one" in warnings[0].getMessage()
     assert np.bincount(first.y_test).tolist() == [100] * 10
+
+
+# --- normalise ----------------------------------------------------------------------
+
+
+def test_normalise_none_keeps_pixels_in_unit_range(tmp_path: Path) -> None:
+    directory = _write_tiny_idx_dir(tmp_path / "tiny")
+    dataset = load_dataset(str(directory), normalise="none")
+    assert dataset.normalise == "none"
+    assert 0.0 <= dataset.x_train.min() and dataset.x_train.max() <= 1.0
+
+
+def test_normalise_unit_gives_every_image_unit_norm(tmp_path: Path) -> None:
+    directory = _write_tiny_idx_dir(tmp_path / "tiny")
+    raw = load_dataset(str(directory))
+    dataset = load_dataset(str(directory), normalise="unit")
+    assert dataset.normalise == "unit" and "normalise='unit'" in repr(dataset)
+    for x, x_raw in ((dataset.x_train, raw.x_train), (dataset.x_test, raw.x_test)):
+        np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-6)
+        np.testing.assert_allclose(
+            x, x_raw / np.linalg.norm(x_raw, axis=1, keepdims=True), rtol=1e-6
+        )
+        assert x.dtype == np.float32 and x.max() <= 1.0
+
+
+def test_normalise_unit_leaves_blank_images_zero() -> None:
+    x = np.zeros((2, 4), np.float32)
+    x[1, 2] = 0.5
+    raw = Dataset("t", x, np.zeros(2, np.int64), x.copy(), np.zeros(2, np.int64), (4,))
+    dataset = normalise_dataset(raw, "unit")
+    assert dataset.x_train[0].tolist() == [0.0] * 4
+    assert dataset.x_train[1].tolist() == [0.0, 0.0, 1.0, 0.0]
+
+
+def test_normalise_center_subtracts_the_training_mean_from_both_splits(
+    tmp_path: Path,
+) -> None:
+    directory = _write_tiny_idx_dir(tmp_path / "tiny")
+    raw = load_dataset(str(directory))
+    dataset = load_dataset(str(directory), normalise="center")
+    mean = raw.x_train.mean(axis=0)
+    np.testing.assert_allclose(dataset.x_train.mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(dataset.x_test, raw.x_test - mean, atol=1e-6)
+    assert dataset.x_train.min() < 0.0  # it leaves [0, 1], as documented
+    assert dataset.normalise == "center"
+
+
+@pytest.mark.parametrize("normalise", ["l2", "centre", "", None])
+def test_unknown_normalise_is_rejected_before_loading(normalise: object) -> None:
+    with pytest.raises(
+        DatasetError,
+        match=r"normalise must be one of 'none', 'unit', 'center'; got",
+    ):
+        load_dataset("no-such-spec", normalise=normalise)
+
+
+def test_normalising_twice_is_refused(tmp_path: Path) -> None:
+    dataset = load_dataset(str(_write_tiny_idx_dir(tmp_path / "t")), normalise="unit")
+    with pytest.raises(DatasetError, match=r"already normalised \('unit'\)"):
+        normalise_dataset(dataset, "center")
+
+
+def test_dataset_checks_the_range_its_normalise_allows() -> None:
+    x = np.full((2, 4), -0.5, np.float32)
+    y = np.zeros(2, np.int64)
+    assert Dataset("t", x, y, x, y, (4,), normalise="center").normalise == "center"
+    with pytest.raises(DatasetError, match=r"expected pixels scaled to \[0, 1\]"):
+        Dataset("t", x, y, x, y, (4,))
+    with pytest.raises(DatasetError, match=r"row 0 of x_train has L2 norm"):
+        Dataset("t", np.full((2, 4), 0.1, np.float32), y, x, y, (4,), normalise="unit")
+    with pytest.raises(DatasetError, match=r"normalise must be one of"):
+        Dataset("t", x, y, x, y, (4,), normalise="zscore")
