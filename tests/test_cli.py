@@ -11,7 +11,10 @@ from hebbsim.models.export import save_weights
 from hebbsim.models.params import LayerParams
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["train-layer"], ["classify"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["run"], ["train-layer"], ["classify"], ["simulate"], ["download"]],
+)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([*command, "--help"])

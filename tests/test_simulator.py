@@ -114,3 +114,20 @@ def test_ranking_form_off_the_cpu_device_is_refused_before_building(images):
     prm = LayerParams(K=K, k=2, g_form="ranking")
     with pytest.raises(NotImplementedError, match="device='cpu' only"):
         BrianLayer(prm, images, n_presentations=1, device="runtime")
+
+
+def test_reference_formulation_gives_the_same_weights(layer, params, images, weights):
+    # The plain Brian2 formulation (summed variable, learn condition on g) is
+    # what CUDA and runtime run; the C++ shortcuts must not change the result.
+    order = np.array([3, 1])
+    W_opt, log_opt = layer.present(weights, order, eta_start=0.02, eta_end=0.01)
+
+    # Building another layer resets Brian2's device: `layer` cannot run after.
+    reference = BrianLayer(params, images, n_presentations=2, reference=True)
+    W_ref, log_ref = reference.present(weights, order, eta_start=0.02, eta_end=0.01)
+    with pytest.raises(RuntimeError, match="build this layer again"):
+        layer.present(weights, order, eta_start=0.0, eta_end=0.0)
+
+    np.testing.assert_allclose(W_opt, W_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(log_opt.unit, log_ref.unit)
+    np.testing.assert_allclose(log_opt.h, log_ref.h, rtol=1e-12)
