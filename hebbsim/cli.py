@@ -281,6 +281,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import regenerate_report
+
+    path = regenerate_report(args.results_dir)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -348,6 +356,20 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_download import add_parser as add_download
 
     add_download(sub)
+
+    p = sub.add_parser(
+        "report",
+        help="regenerate a reproduction report from the saved outputs",
+        description="Rewrite REPORT.md (table, weight grids, p-norm convergence, "
+        "commands) from the result files of a sweep directory, running nothing.",
+    )
+    p.add_argument(
+        "results_dir",
+        nargs="?",
+        default="results/reproduction",
+        help="directory written by benchmarks/reproduce.py",
+    )
+    p.set_defaults(func=cmd_report)
     return parser
 
 

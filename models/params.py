@@ -188,6 +188,21 @@ class ClassifierParams:
     epochs: int = 60
     batch_size: int = 100
     seed: int = 0
+    # Examples carved from the training set for model selection, capped at one
+    # sixth of it: 10000 of MNIST's 60000 (the usual 50k/10k split), 833 of the
+    # embedded 5000. 0 turns validation off and keeps the last epoch. The test
+    # set is never used to choose anything.
+    val_size: int = 10000
+    # Seed of the validation split alone, so that the two-stage network, the
+    # probe and the backprop baseline see the same split whatever their seeds.
+    split_seed: int = 0
+    # Stop after this many epochs without a new best validation error; 0 never
+    # stops early (the best validation epoch is still the one returned).
+    patience: int = 0
+    # Adam learning rate of the softmax probe on standardised features
+    # (train_probe), annealed like lr. Standardised features make the step size
+    # independent of n and of the feature scale.
+    probe_lr: float = 1e-3
 
     def __post_init__(self) -> None:
         self.validate()
@@ -206,6 +221,10 @@ class ClassifierParams:
         _check_int("epochs", self.epochs, 1)
         _check_int("batch_size", self.batch_size, 1)
         _check_int("seed", self.seed, 0)
+        _check_int("val_size", self.val_size, 0)
+        _check_int("split_seed", self.split_seed, 0)
+        _check_int("patience", self.patience, 0)
+        _check_positive("probe_lr", self.probe_lr)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -102,6 +102,12 @@ def activate(
     directory = Path(directory)
     if device == "cpu":
         brian2.prefs.devices.cpp_standalone.openmp_threads = int(threads or 0)
+        # Spinning OpenMP threads wait out each of the ~10 barriers per time
+        # step; on a machine with other work running that made two threads 100
+        # times slower than one (results/benchmarks.md). Passive waiting yields.
+        brian2.prefs.devices.cpp_standalone.run_environment_variables = {
+            "OMP_WAIT_POLICY": "PASSIVE"
+        }
         brian2.set_device(
             "cpp_standalone", directory=str(directory), build_on_run=False
         )

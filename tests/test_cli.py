@@ -13,7 +13,15 @@ from hebbsim.models.params import LayerParams
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["run"], ["train-layer"], ["classify"], ["simulate"], ["download"]],
+    [
+        [],
+        ["run"],
+        ["train-layer"],
+        ["classify"],
+        ["simulate"],
+        ["download"],
+        ["report"],
+    ],
 )
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
