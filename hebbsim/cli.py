@@ -94,6 +94,17 @@ def _add_layer(parser: argparse.ArgumentParser) -> None:
         "CUDA); runtime: Brian2 Cython, in-process (default: %(default)s)",
     )
     parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=1,
+        help="write OUT.ckpt.h5 every N epochs (0: never); removed at the end",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its checkpoint (same options)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=0,
@@ -164,6 +175,8 @@ def cmd_train_layer(args: argparse.Namespace) -> int:
         device=args.device,
         threads=args.threads,
         out=args.out,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
         progress=True,
     )
     print(f"wrote {args.out} ({info['wall_time_s']:.1f} s)")
@@ -190,7 +203,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from .datasets import load_dataset
     from .pipeline import classify, report_markdown, train_layer, write_text_atomic
-    from .plots import weight_grid
+    from .plots import pnorm_plot, weight_grid
 
     out = Path(args.out)
     params = _layer_params(args)
@@ -209,10 +222,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         device=args.device,
         threads=args.threads,
         out=weights,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
         progress=True,
     )
     print(f"first layer: {info['wall_time_s']:.1f} s, weights in {weights}")
     figure = weight_grid(W, dataset.image_shape, out / "weights.png")
+    pnorm_plot(info["history"]["pnorm"], params.R, out / "pnorm.png", p=params.p)
     res = classify(W, params.p, dataset, cparams, progress=True)
     summary = {
         "dataset": dataset.name,

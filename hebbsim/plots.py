@@ -118,3 +118,40 @@ def trace_plot(tr, path: str | os.PathLike[str], *, n_show: int = 4) -> Path:
     fig.suptitle("hidden units settling under global inhibition")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def pnorm_plot(
+    pnorm: np.ndarray, R: float, path: str | os.PathLike[str], *, p: float
+) -> Path:
+    """Plot the rows' p-norms after each epoch against the target radius R.
+
+    Parameters
+    ----------
+    pnorm : ndarray, shape (E + 1, K)
+        Row p-norms before training (row 0) and after each epoch.
+    R : float
+        Radius of the p-sphere the rule drives each row to.
+    path : path
+        PNG to write.
+    p : float
+        Lebesgue exponent, for the labels.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pnorm = np.asarray(pnorm)
+    epochs = np.arange(pnorm.shape[0])
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    lo, med, hi = np.percentile(pnorm, [10, 50, 90], axis=1)
+    ax.fill_between(epochs, lo, hi, alpha=0.3, label="10th to 90th percentile")
+    ax.plot(epochs, med, "o-", label="median row")
+    ax.axhline(R, ls="--", color="k", lw=0.8, label=f"R = {R:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"row {p:g}-norm (dimensionless)")
+    ax.set_title("rows converging to the p-sphere")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -295,6 +295,7 @@ def train_fast(
     shuffle: bool = True,
     progress: bool = False,
     callback: Callable[[int, torch.Tensor], None] | None = None,
+    start_epoch: int = 0,
 ) -> FastResult:
     r"""Train the first layer with the fast minibatch algorithm.
 
@@ -336,6 +337,11 @@ def train_fast(
     callback : callable, optional
         ``callback(epoch, W)`` after each epoch (``epoch`` counts from 0); ``W``
         is the live tensor, copy it to keep it.
+    start_epoch : int, default 0
+        Resume: ``W0`` holds the weights after ``start_epoch`` epochs of this
+        run; the shuffling stream is advanced past them, so the result is
+        bitwise that of the uninterrupted run. Rows of ``norms`` for the skipped
+        epochs are NaN.
 
     Returns
     -------
@@ -374,6 +380,14 @@ def train_fast(
         )
     if W0 is not None:
         _check_weights(W0, params, N)
+    if isinstance(start_epoch, bool) or not isinstance(start_epoch, int):
+        raise TypeError(f"start_epoch must be an integer, got {start_epoch!r}")
+    if not 0 <= start_epoch <= params.epochs:
+        raise ValueError(
+            f"start_epoch must be in 0..{params.epochs}, got {start_epoch}"
+        )
+    if start_epoch > 0 and W0 is None:
+        raise ValueError("start_epoch > 0 needs W0, the weights to resume from")
     if params.g_form == "threshold":
         # Raises now, not mid-run, for a w_inh or n the solver does not support.
         solve_steady_state(torch.zeros(1, params.K), w_inh=params.w_inh, n=params.n)
@@ -394,8 +408,8 @@ def train_fast(
     Wp = signed_power(W, params.p)  # (K, N), kept in step with W
     Xd = Xc.to(dtype=dtype, device=device)  # (M, N)
     order_gen = torch.Generator().manual_seed(_seeds(params.seed)[1])
-    norms = torch.empty(params.epochs + 1, params.K, dtype=torch.float64)
-    norms[0] = row_norms(W, p=params.p).cpu()
+    norms = torch.full((params.epochs + 1, params.K), math.nan, dtype=torch.float64)
+    norms[start_epoch] = row_norms(W, p=params.p).cpu()
     n_batches = math.ceil(M / batch_size)
     logger.info(
         "fast training: K=%d N=%d M=%d epochs=%d batch=%d g=%s p=%g k=%d "
@@ -422,6 +436,8 @@ def train_fast(
             params.eta * (1.0 - epoch / params.epochs) if params.anneal else params.eta
         )
         order = torch.randperm(M, generator=order_gen) if shuffle else None
+        if epoch < start_epoch:
+            continue  # resumed: this epoch's shuffle drawn, its work already done
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -468,7 +484,7 @@ def train_fast(
         W=W,
         norms=norms,
         wall_s=wall,
-        presentations=M * params.epochs,
+        presentations=M * (params.epochs - start_epoch),
         batch_size=batch_size,
         normalise=normalise,
         dtype=str(dtype).removeprefix("torch."),

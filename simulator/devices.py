@@ -102,12 +102,18 @@ def activate(
     directory = Path(directory)
     if device == "cpu":
         brian2.prefs.devices.cpp_standalone.openmp_threads = int(threads or 0)
-        # Spinning OpenMP threads wait out each of the ~10 barriers per time
-        # step; on a machine with other work running that made two threads 100
-        # times slower than one (results/benchmarks.md). Passive waiting yields.
-        brian2.prefs.devices.cpp_standalone.run_environment_variables = {
-            "OMP_WAIT_POLICY": "PASSIVE"
-        }
+        if threads and threads > 1:
+            logger.warning(
+                "threads=%d: OpenMP runs this network slower than one thread "
+                "(per-step barriers, results/benchmarks.md); use threads=0",
+                threads,
+            )
+        # FIXME: OpenMP does not pay at this grain. Each time step runs ~10
+        # parallel regions of ~1 us of work each, and their barriers cost more:
+        # K = 2000 ran at 326 presentations/s with two threads against 660 with
+        # one (idle machine; 11/s with OMP_WAIT_POLICY=PASSIVE, 5/s with spinning
+        # threads under load). Fusing the per-step work into one region, or
+        # parallelising over independent presentations, would fix it.
         brian2.set_device(
             "cpp_standalone", directory=str(directory), build_on_run=False
         )
