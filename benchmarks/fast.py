@@ -82,7 +82,10 @@ def _worker(args: argparse.Namespace) -> None:
 
         # The Brian2 engine integrates the ODEs with the threshold form of g;
         # its rate excludes the C++ build (history["epoch_time_s"] only).
-        res = train_brian2(X, params.replace(g_form="threshold"), device="cpu")
+        # The Brian2 engine's own learning rate: 0.04 is the fast engine's
+        # normalised step and diverges as a plain per-presentation rate.
+        brian2_params = params.replace(g_form="threshold", eta=LayerParams().eta)
+        res = train_brian2(X, brian2_params, device="cpu")
         wall = float(np.sum(res.history["epoch_time_s"]))
         result = SimpleNamespace(presentations=len(X) * args.epochs, wall_s=wall)
         norms = res.history["pnorm"][-1]

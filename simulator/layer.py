@@ -304,6 +304,13 @@ class BrianLayer:
                 f"g_form='threshold' or the fast engine"
             )
         params.validate(n_inputs=images.shape[1])
+        if params.w_inh >= 1:
+            logger.warning(
+                "w_inh = %g >= 1: the steady state is no longer unique (winner-take-"
+                "all states coexist) and depends on the path the dynamics take; "
+                "use w_inh < 1 for results the exact solver can check",
+                params.w_inh,
+            )
         self.params = params
         self.device = device
         self.n_images, self.N = images.shape

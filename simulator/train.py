@@ -169,6 +169,12 @@ def train_brian2(
         order = presentation_order(params.seed, epoch, M)
         eta0, eta1 = learning_rates(params, epoch)
         W, log = layer.present(W, order, eta_start=eta0, eta_end=eta1)
+        if not np.all(np.isfinite(W)):
+            raise ValueError(
+                f"the weights diverged in epoch {epoch + 1} (eta = {params.eta}): "
+                f"the update eta g (R^p v - I W) overshoots once eta I > 2; lower "
+                f"eta (the Brian2 default is 0.01)"
+            )
         counts = log.active_counts()
         resid = log.max_residual()
         scale = np.zeros(M)

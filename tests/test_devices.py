@@ -99,3 +99,19 @@ def test_cuda_run_equals_cpu_run(cuda_layer, images, weights, tmp_path):
     )
     W_cpu, _ = cpu.present(weights, order, eta_start=0.01, eta_end=0.0)
     np.testing.assert_allclose(W_cuda, W_cpu, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_runtime_device_gives_the_cpu_weights(images, weights, tmp_path):
+    # Brian2's runtime target (Cython, in-process) runs the reference
+    # formulation; it must end where the C++ standalone build ends.
+    params = LayerParams(K=K, k=2, settle_tau=60.0)
+    order = np.array([0, 1, 2])
+    cpu = BrianLayer(params, images, n_presentations=3, directory=tmp_path / "cpu")
+    W_cpu, log_cpu = cpu.present(weights, order, eta_start=0.01, eta_end=0.0)
+
+    runtime = BrianLayer(params, images, n_presentations=3, device="runtime")
+    W_rt, log_rt = runtime.present(weights, order, eta_start=0.01, eta_end=0.0)
+
+    np.testing.assert_allclose(W_rt, W_cpu, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(log_rt.unit, log_cpu.unit)
