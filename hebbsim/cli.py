@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("brian2").setLevel(logging.WARNING)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, NotImplementedError) as exc:
+    except (ValueError, TypeError, OSError, NotImplementedError) as exc:
         if args.debug:
             raise
         print(f"hebbsim {args.command}: error: {exc}", file=sys.stderr)

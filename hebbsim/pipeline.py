@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import write_text_atomic  # noqa: F401  (part of this module's API)
 from .models.params import ClassifierParams, LayerParams
 
 logger = logging.getLogger(__name__)
@@ -218,21 +218,6 @@ def _check_writable(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     if not os.access(directory, os.W_OK):
         raise ValueError(f"output directory {directory} is not writable")
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then rename it in place."""
-    path = Path(path)
-    _check_writable(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def classify(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
+
 logger = logging.getLogger(__name__)
 
 
@@ -69,20 +71,12 @@ def weight_grid(
 
 
 def _save(fig, path: str | os.PathLike[str]) -> Path:
-    import tempfile
-
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=100)
     finally:
         plt.close(fig)
     logger.info("wrote %s", path)

@@ -35,7 +35,6 @@ import logging
 import math
 import os
 import platform
-import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -44,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import write_text_atomic
 from .models.params import ClassifierParams, LayerParams
 
 logger = logging.getLogger(__name__)
@@ -398,14 +398,7 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> Path:
 
 
 def _write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` beside ``path`` under a hidden temporary name, then rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically and log it."""
+    write_text_atomic(path, text)
     logger.info("wrote %s", path)
     return path

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..models.params import LayerParams
 from .layer import BrianLayer, effective_weights
 
@@ -129,36 +130,25 @@ def simulate_traces(
 
 def save_traces(path: str | os.PathLike[str], tr: Traces, *, attrs: dict) -> Path:
     """Write traces to HDF5 (temporary file, then renamed into place)."""
-    import tempfile
-
     import h5py
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = "hebbsim-traces"
-            f.attrs["format_version"] = 1
-            for k, v in attrs.items():
-                f.attrs[k] = v
-            d = f.create_dataset("t", data=tr.t_ms)
-            d.attrs["units"] = "ms"
-            d.attrs["description"] = "time since presentation start"
-            for name, arr, desc in (
-                ("h", tr.h, "hidden state, (image, unit, time)"),
-                ("r", tr.r, "rate r(h), (image, unit, time)"),
-                ("I", tr.I, "drive, (image, unit)"),
-                ("h_final", tr.h_final, "h at the end of the presentation"),
-            ):
-                d = f.create_dataset(name, data=arr)
-                d.attrs["units"] = "1"
-                d.attrs["description"] = desc
-            f.create_dataset("units", data=tr.units).attrs["units"] = "1"
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = "hebbsim-traces"
+        f.attrs["format_version"] = 1
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        d = f.create_dataset("t", data=tr.t_ms)
+        d.attrs["units"] = "ms"
+        d.attrs["description"] = "time since presentation start"
+        for name, arr, desc in (
+            ("h", tr.h, "hidden state, (image, unit, time)"),
+            ("r", tr.r, "rate r(h), (image, unit, time)"),
+            ("I", tr.I, "drive, (image, unit)"),
+            ("h_final", tr.h_final, "h at the end of the presentation"),
+        ):
+            d = f.create_dataset(name, data=arr)
+            d.attrs["units"] = "1"
+            d.attrs["description"] = desc
+        f.create_dataset("units", data=tr.units).attrs["units"] = "1"
     logger.info("wrote %s", path)
-    return path
+    return Path(path)
