@@ -80,9 +80,14 @@ def test_cuda_standalone_generates_and_compiles_without_a_gpu(cuda_layer):
     binary = directory / "main"
     assert binary.exists() and os.access(binary, os.X_OK)
     kernels = sorted(p.name for p in (directory / "code_objects").glob("*.cu"))
-    assert "synapses_post_codeobject.cu" in kernels  # plasticity
-    assert "hidden_stateupdater_codeobject.cu" in kernels
-    assert "to_pool_summed_variable_total_post_codeobject.cu" in kernels
+
+    # Brian2 numbers code objects (_1, _2 ...) when a process builds several.
+    def has(prefix: str) -> bool:
+        return any(name.startswith(prefix) for name in kernels)
+
+    assert has("synapses_post_codeobject"), kernels  # plasticity
+    assert has("hidden_stateupdater_codeobject"), kernels
+    assert has("to_pool_summed_variable_total_post_codeobject"), kernels
     if not gpu:
         assert "-arch=sm_90" in (directory / "makefile").read_text()
 
