@@ -190,7 +190,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     wf = load_weights(args.weights)
     dataset = load_dataset(args.data, normalise=args.normalise)
-    res = classify(wf.W, wf.params.p, dataset, _classifier_params(args), progress=True)
+    res = classify(
+        wf.W,
+        wf.params.p,
+        dataset,
+        _classifier_params(args),
+        R=wf.params.R,
+        progress=True,
+    )
     print(
         f"train error {100 * res.train_error:.2f}%  "
         f"test error {100 * res.test_error:.2f}%  ({res.wall_time_s:.1f} s)"
@@ -229,7 +236,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"first layer: {info['wall_time_s']:.1f} s, weights in {weights}")
     figure = weight_grid(W, dataset.image_shape, out / "weights.png")
     pnorm_plot(info["history"]["pnorm"], params.R, out / "pnorm.png", p=params.p)
-    res = classify(W, params.p, dataset, cparams, progress=True)
+    res = classify(W, params.p, dataset, cparams, R=params.R, progress=True)
     summary = {
         "dataset": dataset.name,
         "n_train": dataset.n_train,

@@ -226,10 +226,27 @@ def classify(
     dataset: Any,
     params: ClassifierParams,
     *,
+    R: float = 1.0,
     progress: bool = False,
 ):
-    """Train the top layer on frozen weights ``W``; return a ClassifierResult."""
+    """Train the top layer on frozen weights ``W``; return a ClassifierResult.
+
+    Warns when the rows of ``W`` are far from the p-sphere of radius ``R``: the
+    top layer's gain ``beta`` assumes converged rows, and the drive of rows
+    still near their N(0, 1) start saturates ``tanh`` (the fast engine needs
+    tens of epochs on small data sets to get there).
+    """
     from .models.classifier import train_classifier
+
+    norms = (np.abs(W) ** p).sum(axis=1) ** (1 / p)
+    if np.median(norms) > 1.5 * R:
+        logger.warning(
+            "the first layer has not converged: median row %g-norm %.3g, sphere "
+            "radius R = %g; the top layer will saturate. Train more epochs",
+            p,
+            float(np.median(norms)),
+            R,
+        )
 
     if W.shape[1] != dataset.n_inputs:
         raise ValueError(
