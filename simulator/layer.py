@@ -505,9 +505,10 @@ class BrianLayer:
             on_pre={"pre": "I_post += w_eff * v_pre"},
             on_post={
                 "post": f"""
-                w += (eta_start + (eta_end - eta_start) * t / t_run) * g_post * (Rp * v_pre - I_post * w)
+                eta_t = eta_start + (eta_end - eta_start) * t / t_run
+                w += eta_t * g_post * (Rp * v_pre - I_post * w)
                 w_eff = {w_eff}
-                """  # noqa: E501
+                """
             },
             on_event={"pre": "present", "post": "learn"},
             namespace=ns,
