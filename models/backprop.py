@@ -29,6 +29,7 @@ import torch
 from .classifier import (
     ClassifierResult,
     _check_inputs,
+    finish_result,
     fit_with_validation,
     top_layer_loss,
     validation_split,
@@ -225,26 +226,15 @@ def train_backprop(
         desc="backprop",
         progress=progress,
     )
-    wall = time.perf_counter() - start_time
-    logger.info(
-        "backprop baseline trained in %.1f s: epoch %d selected, train error "
-        "%.4f, val error %.4f, test error %.4f",
-        wall,
-        best_epoch,
-        errors["train"],
-        errors["val"],
-        errors["test"],
-    )
-    return ClassifierResult(
-        train_error=errors["train"],
-        test_error=errors["test"],
+    return finish_result(
+        "backprop baseline",
+        S=model.S,
         history=history,
-        S=model.S.detach().cpu().numpy().copy(),
-        wall_time_s=wall,
-        params=params,
-        val_error=errors["val"],
         best_epoch=best_epoch,
-        n_train=int(train_idx.size),
-        n_val=int(val_idx.size),
+        errors=errors,
+        start_time=start_time,
+        params=params,
+        n_train=train_idx.size,
+        n_val=val_idx.size,
         extra={"W": model.W.detach().cpu().numpy().copy()},
     )

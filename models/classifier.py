@@ -540,27 +540,16 @@ def train_classifier(
         desc="top layer",
         progress=progress,
     )
-    wall = time.perf_counter() - start_time
-    logger.info(
-        "top layer trained in %.1f s: epoch %d selected, train error %.4f, "
-        "val error %.4f, test error %.4f",
-        wall,
-        best_epoch,
-        errors["train"],
-        errors["val"],
-        errors["test"],
-    )
-    return ClassifierResult(
-        train_error=errors["train"],
-        test_error=errors["test"],
+    return finish_result(
+        "top layer",
+        S=model.S,
         history=history,
-        S=model.S.detach().cpu().numpy().copy(),
-        wall_time_s=wall,
-        params=params,
-        val_error=errors["val"],
         best_epoch=best_epoch,
-        n_train=int(train_idx.size),
-        n_val=int(val_idx.size),
+        errors=errors,
+        start_time=start_time,
+        params=params,
+        n_train=train_idx.size,
+        n_val=val_idx.size,
     )
 
 
@@ -637,10 +626,46 @@ def train_probe(
         desc="softmax probe",
         progress=progress,
     )
+    return finish_result(
+        "softmax probe",
+        S=model.linear.weight,
+        history=history,
+        best_epoch=best_epoch,
+        errors=errors,
+        start_time=start_time,
+        params=params,
+        n_train=train_idx.size,
+        n_val=val_idx.size,
+        extra={
+            "bias": model.linear.bias.detach().cpu().numpy().copy(),
+            "mean": model.mean.cpu().numpy().copy(),
+            "std": model.std.cpu().numpy().copy(),
+        },
+    )
+
+
+def finish_result(
+    name: str,
+    *,
+    S: torch.Tensor,
+    history: dict,
+    best_epoch: int,
+    errors: dict[str, float],
+    start_time: float,
+    params: ClassifierParams,
+    n_train: int,
+    n_val: int,
+    extra: dict | None = None,
+) -> ClassifierResult:
+    """Log the outcome of a fit_with_validation run and package it.
+
+    Shared by the top layer, the softmax probe and the backprop baseline.
+    """
     wall = time.perf_counter() - start_time
     logger.info(
-        "softmax probe trained in %.1f s: epoch %d selected, train error %.4f, "
-        "val error %.4f, test error %.4f",
+        "%s trained in %.1f s: epoch %d selected, train error %.4f, val error "
+        "%.4f, test error %.4f",
+        name,
         wall,
         best_epoch,
         errors["train"],
@@ -651,18 +676,14 @@ def train_probe(
         train_error=errors["train"],
         test_error=errors["test"],
         history=history,
-        S=model.linear.weight.detach().cpu().numpy().copy(),
+        S=S.detach().cpu().numpy().copy(),
         wall_time_s=wall,
         params=params,
         val_error=errors["val"],
         best_epoch=best_epoch,
-        n_train=int(train_idx.size),
-        n_val=int(val_idx.size),
-        extra={
-            "bias": model.linear.bias.detach().cpu().numpy().copy(),
-            "mean": model.mean.cpu().numpy().copy(),
-            "std": model.std.cpu().numpy().copy(),
-        },
+        n_train=int(n_train),
+        n_val=int(n_val),
+        extra=extra or {},
     )
 
 
