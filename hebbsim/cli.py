@@ -208,8 +208,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from .atomic import write_text_atomic
     from .datasets import load_dataset
-    from .pipeline import classify, report_markdown, train_layer, write_text_atomic
+    from .pipeline import classify, report_markdown, train_layer
     from .plots import pnorm_plot, weight_grid
 
     out = Path(args.out)

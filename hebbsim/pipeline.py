@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import write_text_atomic  # noqa: F401  (part of this module's API)
 from .models.params import ClassifierParams, LayerParams
 
 logger = logging.getLogger(__name__)
@@ -237,8 +236,9 @@ def classify(
     tens of epochs on small data sets to get there).
     """
     from .models.classifier import train_classifier
+    from .simulator.train import pnorms
 
-    norms = (np.abs(W) ** p).sum(axis=1) ** (1 / p)
+    norms = pnorms(W, p)
     if np.median(norms) > 1.5 * R:
         logger.warning(
             "the first layer has not converged: median row %g-norm %.3g, sphere "

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .reproduce import RESULT_NAME, WEIGHTS_NAME, _write_text_atomic, load_sweep
+from .atomic import write_text_atomic
+from .reproduce import RESULT_NAME, WEIGHTS_NAME, load_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def regenerate_report(
         for name, result in results.items():
             _draw_figures(results_dir / name, result)
     text = _markdown(results_dir, results, pending)
-    path = _write_text_atomic(results_dir / REPORT_NAME, text)
+    path = write_text_atomic(results_dir / REPORT_NAME, text)
     logger.info("wrote %s (%d runs, %d pending)", path, len(results), len(pending))
     return path
 

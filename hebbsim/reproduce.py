@@ -394,11 +394,4 @@ def _remove_temporaries(out: Path) -> None:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> Path:
-    return _write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
-
-
-def _write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically and log it."""
-    write_text_atomic(path, text)
-    logger.info("wrote %s", path)
-    return path
+    return write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")

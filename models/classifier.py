@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .fast import signed_power
 from .params import ClassifierParams
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def drive(
     """
     W_t, X_t = _as_matrices(W, X, dtype=dtype, device=device)
     _check_exponent("p", p, minimum=1.0)
-    W_eff = torch.sign(W_t) * W_t.abs().pow(p - 1.0)  # (K, N)
+    W_eff = signed_power(W_t, p)  # (K, N), the first layer's own definition
     out = torch.empty(X_t.shape[0], W_t.shape[0], dtype=dtype, device=device)
     for start in range(0, X_t.shape[0], _FEATURE_CHUNK):
         out[start : start + _FEATURE_CHUNK] = (

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -137,4 +136,4 @@ def activate(
     brian2.prefs.codegen.cpp.library_dirs = [libdir]
     brian2.prefs.codegen.cpp.runtime_library_dirs = [libdir]
     brian2.set_device("cuda_standalone", directory=str(directory), build_on_run=False)
-    logger.debug("cuda_standalone with cuRAND from %s (python %s)", libdir, sys.version)
+    logger.debug("cuda_standalone with cuRAND from %s", libdir)

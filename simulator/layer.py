@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +83,6 @@ class PresentationLog:
     residual: np.ndarray
     n_presentations: int
     wall_time_s: float
-    extra: dict = field(default_factory=dict)
 
     def active_counts(self) -> np.ndarray:
         """Number of units with :math:`h > 0` per presentation, shape (P,)."""

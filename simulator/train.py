@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +71,6 @@ class TrainResult:
     epochs_done: int
     wall_time_s: float
     build_time_s: float
-    extra: dict = field(default_factory=dict)
 
 
 def learning_rates(params: LayerParams, epoch: int) -> tuple[float, float]:
